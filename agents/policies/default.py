@@ -32,7 +32,7 @@ def build_default_policy(
     hidden_size: int = 128,
     num_layers: int = 4,
     num_heads: int = 4,
-    vocab_size: int = 512,
+    vocab_size: int = 1024,
     max_position_embeddings: int = 2048,
     seed: int = 0,
 ) -> Path:
