@@ -152,7 +152,17 @@ def from_dict(data: dict[str, Any]) -> Record:
 
 
 def to_json(record: Record) -> str:
-    return json.dumps(to_dict(record), ensure_ascii=False)
+    """The record as JSON: the same data as `to_dict`, without its deep copy (much faster)."""
+    data = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    data["kind"] = kind_of(record)
+    data["id"] = record.id
+    return json.dumps(data, ensure_ascii=False, default=_step_fields)
+
+
+def _step_fields(value: Any) -> dict[str, Any]:
+    if isinstance(value, Step):
+        return value.__dict__
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def kind_of(record: Record) -> RecordKind:

@@ -111,6 +111,7 @@ class Evolution:
         self.callbacks = list(callbacks)
         self.memory: Any = None
         self._policies: dict[str, Any] = {}
+        self._models: dict[str, Any] = {}
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -160,20 +161,35 @@ class Evolution:
         )
 
     def refine(self, generation: int) -> dict[str, Any]:
-        """Turn the latest generations' train experience into SFT examples and DPO pairs (saved)."""
-        from evolver.trainers.data import build_dpo_dataset, build_sft_dataset
+        """Turn the latest generations' train experience into insights, SFT examples and DPO pairs."""
+        from datasets import concatenate_datasets
+
+        from evolver.agents import distill_insights
+        from evolver.trainers.data import build_dpo_dataset, build_reflection_dataset, build_sft_dataset
 
         self._phase(generation, "refine")
-        if self.config.method == "none" or generation % self.config.update_every:
-            return {}
         first = max(1, generation - self.config.replay_generations + 1)
         where = {"run_id": self.run_dir.run_id, "split": "train", "generation": {"$gte": first}}
         trajectories = self.memory.trajectories(where=where)
+        if self.config.agent == "expel":  # ExpeL: rules distilled across many trajectories, recalled later
+            insights = distill_insights(
+                trajectories, model=self._reflector(), run_id=self.run_dir.run_id, generation=generation
+            )
+            self.memory.add(insights)
+        if self.config.method == "none" or generation % self.config.update_every:
+            return {}
         data: dict[str, Any] = {}
         if "sft" in self.config.method:
             data["sft"] = build_sft_dataset(
                 trajectories, max_examples_per_task=self.config.max_examples_per_task
             )
+            if self.config.reflector:  # SELF: writing reflections and acting on them become skills too
+                reflections = [
+                    r for r in self.memory.records("reflection")
+                    if r.run_id == self.run_dir.run_id and r.generation >= first
+                ]  # fmt: skip
+                meta = build_reflection_dataset(trajectories, reflections)
+                data["sft"] = concatenate_datasets([data["sft"], meta]) if len(meta) else data["sft"]
         if "dpo" in self.config.method:
             data["dpo"], data["dpo_report"] = build_dpo_dataset(trajectories)
         for kind in ("sft", "dpo"):
@@ -257,8 +273,10 @@ class Evolution:
         from evolver.agents import Agent
 
         done = {t.episode: t for t in self.memory.trajectories(where=self._where(generation, split))}
-        agent = Agent(self._policy(policy), memory=self.memory, preset=self.config.agent,
-                      batch_size=self.config.envs_per_batch)  # fmt: skip
+        agent = Agent(
+            self._policy(policy), memory=self.memory, preset=self.config.agent, reflector=self._reflector(),
+            judge=self._judge(), batch_size=self.config.envs_per_batch,
+        )  # fmt: skip
         rng = np.random.default_rng([self.config.seed, generation, split == "train"])
         size = self.config.envs_per_batch
         for start in range(0, len(seeds), size):
@@ -293,6 +311,26 @@ class Evolution:
         if folder not in self._policies:
             self._policies = {folder: load_policy(folder)}  # keep one model in memory
         return self._policies[folder]
+
+    def _reflector(self) -> Any:
+        """The reflection model: None (heuristic reflections), the acting policy, or a named model."""
+        spec = self.config.reflector
+        if spec is None:
+            return None
+        return self._policy(self.best_policy) if spec == "policy" else self._named_model(spec)
+
+    def _judge(self) -> Any:
+        spec = self.config.judge
+        if spec is None:
+            return None
+        return self._policy(self.best_policy) if spec == "policy" else self._named_model(spec)
+
+    def _named_model(self, spec: str) -> Any:
+        from evolver.agents.policies import load_policy
+
+        if spec not in self._models:
+            self._models[spec] = load_policy(spec)
+        return self._models[spec]
 
     def _metrics(
         self,

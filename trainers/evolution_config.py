@@ -48,6 +48,18 @@ class EvolutionConfig:
             "help": "`default` (tiny, from scratch), `smollm2`, an HF path/id, or a litellm model string."
         },
     )
+    reflector: str | None = field(
+        default=None,
+        metadata={
+            "help": "Who writes reflections: a litellm model, `policy` (the acting policy), or unset (heuristic)."
+        },
+    )
+    judge: str | None = field(
+        default=None,
+        metadata={
+            "help": "A model that judges success for envs without programmatic success (litellm or `policy`)."
+        },
+    )
     memory_url: str | None = field(
         default=None, metadata={"help": "Chroma server URL for a shared memory; embedded store when unset."}
     )
