@@ -58,17 +58,6 @@ class Corridor(gym.Env):
 gym.register("tests-agents/Corridor-v0", entry_point=Corridor, max_episode_steps=6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """The tiny model gains nothing from intra-op threads, and they stall on a busy machine."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def policy(default_policy_path):
     from evolver.agents.policies import HFPolicy

@@ -27,10 +27,15 @@ def metrics(run_dir):
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.slow
-def test_a_run_writes_the_baseline_then_one_line_per_generation_and_a_report(tmp_path):
-    summary = Evolution(tiny(tmp_path)).run()
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One tiny finished run, read by several tests."""
+    return Evolution(tiny(tmp_path_factory.mktemp("runs"), learning_rate=0.01)).run()
 
+
+@pytest.mark.slow
+def test_a_run_writes_the_baseline_then_one_line_per_generation_and_a_report(finished):
+    summary = finished
     lines = metrics(summary.run_dir)
     assert [line["generation"] for line in lines] == [0, 1, 2]
     assert all(REQUIRED <= line.keys() for line in lines)
@@ -43,9 +48,8 @@ def test_a_run_writes_the_baseline_then_one_line_per_generation_and_a_report(tmp
 
 
 @pytest.mark.slow
-def test_the_gate_keeps_only_candidates_at_least_as_good_as_the_best(tmp_path):
-    summary = Evolution(tiny(tmp_path, generations=3, learning_rate=0.05)).run()
-
+def test_the_gate_keeps_only_candidates_at_least_as_good_as_the_best(finished):
+    summary = finished
     lines = metrics(summary.run_dir)
     best = lines[0]["heldout_success"]
     for line in lines[1:]:
@@ -59,12 +63,11 @@ def test_the_gate_keeps_only_candidates_at_least_as_good_as_the_best(tmp_path):
 
 
 @pytest.mark.slow
-def test_held_out_episodes_are_stored_apart_from_training_experience(tmp_path):
-    summary = Evolution(tiny(tmp_path, generations=1)).run()
-
+def test_held_out_episodes_are_stored_apart_from_training_experience(finished):
+    summary = finished
     with ExperienceMemory(path=summary.run_dir / "memory") as memory:
-        assert memory.count("trajectory", where={"split": "train"}) == 24
-        evaluations = 1 + metrics(summary.run_dir)[1]["evaluated"]  # the baseline, and a candidate if any
+        assert memory.count("trajectory", where={"split": "train"}) == 2 * 24
+        evaluations = 1 + sum(line["evaluated"] for line in metrics(summary.run_dir)[1:])
         assert memory.count("trajectory", where={"split": "heldout"}) == 12 * evaluations
         train_seeds = {t.seed for t in memory.trajectories(where={"split": "train"})}
         heldout_seeds = {t.seed for t in memory.trajectories(where={"split": "heldout"})}
@@ -89,7 +92,7 @@ class InterruptWhileActing(Callback):
 
 @pytest.mark.slow
 def test_a_callback_returning_false_stops_the_run(tmp_path):
-    summary = Evolution(tiny(tmp_path, generations=3), callbacks=[StopAfter(1)]).run()
+    summary = Evolution(tiny(tmp_path, generations=2, method="none"), callbacks=[StopAfter(1)]).run()
 
     assert summary.stopped_early
     assert [line["generation"] for line in metrics(summary.run_dir)] == [0, 1]

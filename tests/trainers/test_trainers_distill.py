@@ -85,15 +85,6 @@ def mean_margin(policy_dir):
     ) / len(PATH)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models train fastest on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SFT = dict(num_train_epochs=10, per_device_train_batch_size=3, learning_rate=2e-3, logging_steps=5)
 DPO = dict(num_train_epochs=10, per_device_train_batch_size=3, learning_rate=2e-4, logging_steps=5)
 
