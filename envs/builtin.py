@@ -7,6 +7,7 @@ ids are registered even without their extras; making one without them says what 
 
 from __future__ import annotations
 
+import evolver.envs.textworld_express  # noqa: F401  (registers the TextWorldExpress ids and suites)
 from evolver.envs.babyai import babyai_bot_oracle
 from evolver.envs.registration import register
 from evolver.envs.suites import TaskSuite, register_suite

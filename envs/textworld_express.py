@@ -9,6 +9,10 @@ every environment gets its own game in it, so any number of environments can be 
 together. The seed chooses the game in the benchmark's own numbering: seeds 0-999 are the train
 fold, 10000-10999 the dev fold and 20000-20999 the test fold, so a suite acts on train seeds
 and evaluates on test seeds. Any other seed `s` plays train seed `s % 1000`.
+
+Importing this module registers `evolver/TWX-TWC-v0`, `evolver/TWX-Coin-v0` and
+`evolver/TWX-CookingWorld-v0` (the games' default parameters, 50 steps) and the suites
+`twx-twc-1room`, `twx-coin-5rooms` and `twx-cookingworld-1room` (20 steps).
 """
 
 from __future__ import annotations
@@ -94,8 +98,9 @@ class TextWorldExpressEnv(TextEnv):
     def shortest_actions(self, max_steps: int | None = None) -> list[str] | None:
         """Return a shortest solution of the current task from its start: None if none has `max_steps` steps.
 
-        A breadth-first search over the game's states (what the agent sees and carries), each
-        reached by replaying its actions in a game of its own, so the episode is left as it is.
+        A breadth-first search over the game's states, told apart by what the agent sees and
+        carries, each reached by replaying its actions in a game of its own, so the episode is
+        left as it is.
         Deterministic; affordable where few actions are valid (coin: about 7), not in CookingWorld.
         """
         self._check_started()
@@ -207,13 +212,17 @@ def _launch() -> Any:
 
 # ---- registration -------------------------------------------------------------------------------
 
-register("evolver/TWX-TWC-v0", "evolver.envs.textworld_express:TextWorldExpressEnv", kwargs={"game": "twc"})
-register("evolver/TWX-Coin-v0", "evolver.envs.textworld_express:TextWorldExpressEnv", kwargs={"game": "coin"})
-register(
-    "evolver/TWX-CookingWorld-v0",
-    "evolver.envs.textworld_express:TextWorldExpressEnv",
-    kwargs={"game": "cookingworld"},
-)
+for _env_id, _game in [
+    ("evolver/TWX-TWC-v0", "twc"),
+    ("evolver/TWX-Coin-v0", "coin"),
+    ("evolver/TWX-CookingWorld-v0", "cookingworld"),
+]:
+    register(
+        _env_id,
+        "evolver.envs.textworld_express:TextWorldExpressEnv",
+        kwargs={"game": _game},
+        max_episode_steps=50,
+    )
 
 for _name, _env_id, _params, _oracle, _description in [
     (
